@@ -2,6 +2,8 @@
 
 import typer
 
+import iotscope
+
 app = typer.Typer(
     name="iotscope",
     help=(
@@ -11,3 +13,18 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"iotscope {iotscope.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Keep subcommands named even while only one is registered."""
