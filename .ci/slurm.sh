@@ -125,6 +125,10 @@ wait_idle() {
     return 1
 }
 
+running() {
+    [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}
+
 start() {
     if [ "$(id -u)" != 0 ]; then
         log "starting slurmctld and slurmd needs root"
@@ -133,12 +137,14 @@ start() {
     install_packages
     write_config
     start_munge
-    if ! SLURM_CONF=$conf scontrol ping 2>/dev/null | grep -q UP; then
+    if ! running "$dir/run/slurmctld.pid"; then
+        if pgrep -x slurmctld >/dev/null; then
+            log "another slurmctld runs on this host (pid $(pgrep -x slurmctld | head -n 1)); stop it first"
+            exit 2
+        fi
         slurmctld -f "$conf" -c
     fi
-    if [ ! -s "$dir/run/slurmd.pid" ] || ! kill -0 "$(cat "$dir/run/slurmd.pid")" 2>/dev/null; then
-        SLURM_CONF=$conf slurmd -f "$conf"
-    fi
+    running "$dir/run/slurmd.pid" || SLURM_CONF=$conf slurmd -f "$conf"
     wait_idle
     log "cluster up: node $node, $cpus CPUs, $gpus fake GPUs"
     echo "export SLURM_CONF=$conf"

@@ -24,8 +24,17 @@ SLURM_SCRIPT = REPO / ".ci" / "slurm.sh"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TRAINING_RULES = ("train_optimized", "train_packets", "train_cv")
-# Columns that legitimately differ between two runs of the same jobs on different executors.
-RUN_SPECIFIC = {"fit_seconds", "eval_seconds", "versions", "device", "hostname"}
+# Columns that legitimately differ between two runs of the same jobs on different executors:
+# timings, and where the job ran.
+RUN_SPECIFIC = {
+    "fit_seconds",
+    "eval_seconds",
+    "train_samples_per_second",
+    "versions",
+    "device_name",
+    "gpu_id",
+    "cuda_visible_devices",
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +58,20 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def cluster_profile(target: Path) -> Path:
-    """``profiles/slurm`` with only the partition and account edited, as a user would."""
+    """``profiles/slurm`` edited as its comments say, for a one-node cluster and the tiny study.
+
+    Partition and account; one CPU per GPU (the tiny config trains with one thread) and memory
+    requests that let four jobs share the node.
+    """
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     profile["default-resources"]["slurm_partition"] = "debug"
     del profile["default-resources"]["slurm_account"]
+    profile["default-resources"]["mem_mb"] = 1000
+    for resources in profile["set-resources"].values():
+        resources["mem_mb"] = 2000
+        for cpus in ("cpus_per_gpu", "cpus_per_task"):
+            if cpus in resources:
+                resources[cpus] = 1
     profile.update(
         {
             "slurm-no-account": True,
@@ -127,6 +146,8 @@ def test_cluster_metrics_equal_the_local_run(runs):
     left = on_cluster[columns].sort_values(keys, na_position="first").reset_index(drop=True)
     right = at_home[columns].sort_values(keys, na_position="first").reset_index(drop=True)
     pd.testing.assert_frame_equal(left, right)
+    assert on_cluster["cuda_visible_devices"].notna().all()
+    assert at_home["cuda_visible_devices"].isna().all()
 
 
 def test_aggregations_stayed_local(runs):
