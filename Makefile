@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/snakemake --cores 2 --configfile config/demo.yaml --directory results-demo-root 2>&1 | tail -n 3
-	@echo "Report: results/report.html, summary: results/summary.md"
+	$(BIN)/snakemake --cores 2 --configfile config/demo.yaml --quiet rules
+	$(BIN)/snakemake --cores 2 --configfile config/demo.yaml --report results/report.html
+	@echo "Report:  $(CURDIR)/results/report.html"
+	@echo "Summary: $(CURDIR)/results/summary.md"
 
 test: $(STAMP)
 	$(BIN)/pytest -q

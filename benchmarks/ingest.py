@@ -21,6 +21,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import dpkt
@@ -59,14 +60,14 @@ def decode_only(path: Path) -> int:
     return packet_table(columns).num_rows
 
 
-def timed(run) -> tuple[float, float, object]:
+def timed(run: Callable[[], object]) -> tuple[float, float, object]:
     """Wall-clock and CPU seconds of ``run()``, and its result."""
     wall, cpu = time.perf_counter(), time.process_time()
     result = run()
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 
-def best_of(repeat: int, run) -> tuple[float, float, object]:
+def best_of(repeat: int, run: Callable[[], object]) -> tuple[float, float, object]:
     """The run with the shortest wall-clock time."""
     return min((timed(run) for _ in range(repeat)), key=lambda t: t[0])
 

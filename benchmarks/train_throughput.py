@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from iotscope.data.load import HostArrays
 from iotscope.features import N_FEATURES
-from iotscope.models import PAPER_HYPERPARAMETERS, TRAINING_KEYS, build_model
+from iotscope.models import PAPER_HYPERPARAMETERS, build_model
 from iotscope.train import class_weights, device_name, fit, has_fast_bf16, make_optimizer
 
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -82,8 +82,7 @@ def _data(n: int, n_packets: int, seed: int) -> HostArrays:
 
 def _model(name: str, n_packets: int, form: str, seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    architecture = {k: v for k, v in PAPER_HYPERPARAMETERS[name].items() if k not in TRAINING_KEYS}
-    model = build_model(name, n_packets, **architecture)
+    model = build_model(name, n_packets, **PAPER_HYPERPARAMETERS[name])
     return BranchLoop(model) if form == "branches" else model
 
 
@@ -93,7 +92,13 @@ def _flops(model: nn.Module) -> int:
 
 
 def plain_samples_per_second(
-    name: str, data: HostArrays, device: torch.device, batch: int, steps: int, clock, seed: int
+    name: str,
+    data: HostArrays,
+    device: torch.device,
+    batch: int,
+    steps: int,
+    clock: Callable[[], float],
+    seed: int,
 ) -> float:
     """A plain PyTorch loop: DataLoader over host tensors, per-batch copies, plain model form,
     torch's default handling of subnormal floats."""
@@ -133,7 +138,7 @@ def iotscope_samples_per_second(
     form: str,
     precision: str,
     batch: int,
-    clock,
+    clock: Callable[[], float],
     seed: int,
 ) -> float:
     """iotscope.train.fit over ``data`` for one epoch, after a one-batch warm-up."""
@@ -155,7 +160,7 @@ def _steps_for(seconds: float, min_steps: int, probe: float) -> int:
 
 
 def measure(
-    name: str, device: torch.device, args: argparse.Namespace, clock
+    name: str, device: torch.device, args: argparse.Namespace, clock: Callable[[], float]
 ) -> Iterator[Measurement]:
     """Every configuration of one model on one device: plain first, branch-loop before fused."""
     selected = PAPER_HYPERPARAMETERS[name]["batch_size"]

@@ -16,13 +16,16 @@ import time
 import optuna
 import yaml
 
+from iotscope.data.load import HostArrays
 from iotscope.hyperparameters import resolve_hyperparameters
 from iotscope.tune import TuningSettings, load_study, model_search_spaces
 from iotscope.tune.results import summarise, trials_frame
 from iotscope.tune.study import Objective, load_tuning_data, run_worker
 
 
-def run(args: argparse.Namespace, pruner: str, train, val) -> dict[str, float]:
+def run(
+    args: argparse.Namespace, pruner: str, train: HostArrays, val: HostArrays
+) -> dict[str, float]:
     settings = TuningSettings(
         n_trials=args.trials,
         epochs=args.epochs,

@@ -17,6 +17,7 @@ from iotscope.data.packets import (
     META_SOURCE,
     PACKET_SCHEMA,
 )
+from iotscope.features import N_FEATURES
 
 T0_NS = 1_700_000_000 * 10**9
 
@@ -79,7 +80,9 @@ def random_packets(rng: np.random.Generator, hosts: Sequence[str], counts: Seque
     }
 
 
-def write_labels(path: Path, rows: Sequence[tuple[str, ...]], header: str = "host,label,family"):
+def write_labels(
+    path: Path, rows: Sequence[tuple[str, ...]], header: str = "host,label,family"
+) -> Path:
     path.write_text(header + "\n" + "".join(",".join(row) + "\n" for row in rows))
     return path
 
@@ -88,9 +91,9 @@ def write_flows(
     path: Path, hosts: Sequence[str], labels: Sequence[int], x: np.ndarray, n_packets: np.ndarray
 ) -> Path:
     """Write a flows file directly; rows of ``x`` beyond ``n_packets`` should be zero."""
-    from iotscope.data.flows import flows_schema
+    from iotscope.data.flows import META_T_MAX, flows_schema
 
-    schema = flows_schema(x.shape[1]).with_metadata({b"iotscope.t_max": str(x.shape[1])})
+    schema = flows_schema(x.shape[1]).with_metadata({META_T_MAX: str(x.shape[1])})
     table = pa.table(
         [
             pa.array(hosts, pa.string()),
@@ -106,11 +109,13 @@ def write_flows(
     return path
 
 
-def random_flows(path: Path, rng: np.random.Generator, n_hosts: int, t_max: int, iot: float = 0.3):
+def random_flows(
+    path: Path, rng: np.random.Generator, n_hosts: int, t_max: int, iot: float = 0.3
+) -> Path:
     """A flows file of random hosts with random lengths (1..t_max+20 observed packets)."""
     hosts = [f"h{i:05d}" for i in range(n_hosts)]
     labels = (rng.random(n_hosts) < iot).astype(np.int8)
     n_packets = rng.integers(1, t_max + 20, n_hosts)
-    x = rng.normal(5.0, 3.0, (n_hosts, t_max, 17)).astype(np.float32)
+    x = rng.normal(5.0, 3.0, (n_hosts, t_max, N_FEATURES)).astype(np.float32)
     x[np.arange(t_max)[None, :] >= n_packets[:, None]] = 0
     return write_flows(path, hosts, labels, x, n_packets)

@@ -9,6 +9,7 @@ from flows_helpers import random_flows, write_flows
 
 from iotscope.data.load import HostArrays, Normaliser, load_split, split_hosts
 from iotscope.data.splits import SplitError, make_splits, read_splits
+from iotscope.features import N_FEATURES
 
 T_MAX = 8
 
@@ -136,7 +137,7 @@ def test_center_subtracts_training_mean(data):
 
 
 def test_constant_feature_is_only_centred():
-    x = np.zeros((3, 4, 17), np.float32)
+    x = np.zeros((3, 4, N_FEATURES), np.float32)
     lengths = np.array([4, 2, 1])
     for i, n in enumerate(lengths):
         x[i, :n, 0] = 7.0

@@ -11,6 +11,7 @@ import pytest
 from flows_helpers import random_flows, write_flows
 
 from iotscope.data.splits import META_SPLITS, SplitError, assign_splits, make_splits, read_splits
+from iotscope.features import N_FEATURES
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ def test_impossible_requests(kwargs, message):
 
 
 def test_unlabelled_flows_cannot_be_split(tmp_path):
-    x = np.zeros((3, 2, 17), np.float32)
+    x = np.zeros((3, 2, N_FEATURES), np.float32)
     path = write_flows(tmp_path / "f.parquet", ["a", "b", "c"], [None, 1, 0], x, np.ones(3))
     with pytest.raises(SplitError, match="1 host.*no label"):
         make_splits(path, tmp_path / "s.parquet")

@@ -11,6 +11,7 @@ import pytest
 import torch
 from torch import nn
 
+from iotscope.features import N_FEATURES
 from iotscope.metrics import METRIC_KEYS, classification_metrics
 from iotscope.train import (
     class_weights,
@@ -46,7 +47,7 @@ class Arrays:
 def _arrays(n: int = 200, iot_fraction: float = 0.2, seed: int = 0) -> Arrays:
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < iot_fraction).astype(np.int64)
-    x = rng.normal(size=(n, 12, 17)).astype(np.float32)
+    x = rng.normal(size=(n, 12, N_FEATURES)).astype(np.float32)
     x[y == 1, :, 3] += 1.5
     return Arrays(x=x, y=y, hosts=np.array([f"10.0.0.{i}" for i in range(n)], dtype=object))
 
@@ -54,7 +55,7 @@ def _arrays(n: int = 200, iot_fraction: float = 0.2, seed: int = 0) -> Arrays:
 def _model(seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(
-        nn.Flatten(), nn.Linear(12 * 17, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 2)
+        nn.Flatten(), nn.Linear(12 * N_FEATURES, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 2)
     )
 
 

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from iotscope.cli import app
 from iotscope.data.splits import make_splits
+from iotscope.features import N_FEATURES
 from iotscope.models import InvalidHyperparameters, with_defaults
 from iotscope.train import run_seed, run_training_job
 
@@ -41,7 +42,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     n = 240
     labels = (rng.random(n) < 0.25).astype(np.int8)
     n_packets = rng.integers(8, T_MAX + 4, n)
-    x = rng.normal(0.0, 1.0, (n, T_MAX, 17)).astype(np.float32)
+    x = rng.normal(0.0, 1.0, (n, T_MAX, N_FEATURES)).astype(np.float32)
     x[labels == 1, :, 1] += 1.0
     x[labels == 1, :, 7] -= 1.0
     x[np.arange(T_MAX)[None, :] >= n_packets[:, None]] = 0

@@ -30,6 +30,9 @@ FEATURE_NAMES: tuple[str, ...] = (
     "seq_eq_dst",  # TCP sequence number equals the destination IPv4 address (Mirai's mark)
 )
 N_FEATURES: int = len(FEATURE_NAMES)
+T_MAX: int = 298
+"""Packets kept per host in a flow tensor unless told otherwise: the longest sequence the study's
+models read."""
 
 # TCP option kinds by name, as used in layout strings.
 OPTION_NAMES: dict[int, str] = {0: "eol", 1: "nop", 2: "mss", 3: "ws", 4: "sok", 5: "sack", 8: "ts"}

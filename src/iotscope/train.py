@@ -36,7 +36,7 @@ from iotscope.data.load import HostArrays, load_split
 from iotscope.gpu import acquire_device
 from iotscope.io import atomic_path
 from iotscope.metrics import classification_metrics
-from iotscope.models import TRAINING_KEYS, build_model, check_hyperparameters, with_defaults
+from iotscope.models import build_model, check_hyperparameters, with_defaults
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +71,20 @@ def run_seed(base_seed: int, run: int) -> int:
     return int(np.random.SeedSequence([base_seed, run]).generate_state(1, dtype=np.uint32)[0])
 
 
-def cpu_has_amx() -> bool:
-    """Whether this CPU has AMX bf16 tiles (the only CPU feature that makes bf16 training pay)."""
+def _cpuinfo(key: str) -> str | None:
+    """The value of the first ``key`` line of /proc/cpuinfo; None where there is none."""
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
-            if line.startswith("flags"):
-                return "amx_bf16" in line.split()
+            if line.startswith(key):
+                return line.partition(":")[2].strip()
+    return None
+
+
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX bf16 tiles (the only CPU feature that makes bf16 training pay)."""
+    flags = _cpuinfo("flags")
+    if flags is not None:
+        return "amx_bf16" in flags.split()
     return "AMX" in torch.backends.cpu.get_cpu_capability().upper()
 
 
@@ -325,11 +333,7 @@ def device_name(device: torch.device) -> str:
     """The GPU's name, or the CPU's model name where /proc/cpuinfo tells it."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    with contextlib.suppress(OSError), open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def write_predictions(path: Path, hosts: np.ndarray, labels: np.ndarray, p_iot: np.ndarray) -> None:
@@ -407,9 +411,8 @@ def run_training_job(
                 "%s, but torch sees no usable GPU: training on the CPU", lease.description
             )
             device = torch.device("cpu")
-        architecture = {k: v for k, v in hyperparameters.items() if k not in TRAINING_KEYS}
         torch.manual_seed(seed)
-        net = build_model(model, n_packets, **architecture)
+        net = build_model(model, n_packets, **hyperparameters)
         fitted = fit(
             net,
             train,

@@ -13,13 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from iotscope.cli.app import app
+from iotscope.cli.options import FLOWS_PATH, SPLITS_PATH
 from iotscope.data.flows import FlowsError, FlowsReport, build_flows
 from iotscope.data.labels import LabelError
 from iotscope.data.splits import SplitError, make_splits
+from iotscope.features import N_FEATURES, T_MAX
 
 FLOWS_HELP = (
     "Join packet tables into flows.parquet: one row per host holding its first T_max TCP SYN "
-    "packets in time order, each described by 17 features, plus its label.\n\n"
+    f"packets in time order, each described by {N_FEATURES} features, plus its label.\n\n"
     "Give every packet table of the dataset (one per capture, as written by 'iotscope ingest') "
     "and a labels CSV with the header 'host,label[,family]' and labels 'iot' / 'non-iot'. Hosts "
     "missing from the labels file are left out and counted; hosts with fewer than "
@@ -60,12 +62,10 @@ def flows(
             dir_okay=False,
         ),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Flows file to write.")] = Path(
-        "results/flows.parquet"
-    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Flows file to write.")] = FLOWS_PATH,
     t_max: Annotated[
         int, typer.Option(help="Packets kept per host (the longest sequence a model can use).")
-    ] = 298,
+    ] = T_MAX,
     min_packets: Annotated[
         int, typer.Option(help="Hosts with fewer packets than this are dropped.")
     ] = 10,
@@ -142,7 +142,7 @@ def _flows_summary(report: FlowsReport) -> Table:
     table.add_row("unlabelled (excluded)", f"{report.unlabelled:,}")
     table.add_row(f"fewer than {report.min_packets} packets", f"{report.too_few_packets:,}")
     table.add_row("labelled but never seen", f"{report.labelled_not_seen:,}")
-    table.add_row("tensor per host", f"{report.t_max} packets x 17 features")
+    table.add_row("tensor per host", f"{report.t_max} packets x {N_FEATURES} features")
     table.add_row("seconds", f"{report.seconds:.1f}")
     return table
 
@@ -158,9 +158,7 @@ def splits(
             dir_okay=False,
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Splits file to write.")] = Path(
-        "results/splits.parquet"
-    ),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Splits file to write.")] = SPLITS_PATH,
     test_fraction: Annotated[
         float, typer.Option(help="Share of each label's hosts held out for the final test.")
     ] = 0.2,

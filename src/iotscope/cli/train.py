@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from iotscope.cli.app import app
+from iotscope.cli.options import FLOWS_PATH, SPLITS_PATH, FlowsOption, NPacketsOption
+from iotscope.features import T_MAX
 
 
 class ClassWeightChoice(StrEnum):
@@ -41,15 +43,11 @@ def train(
             show_default=False,
         ),
     ],
-    flows: Annotated[Path, typer.Option(help="Flow tensors written by `iotscope flows`.")] = Path(
-        "results/flows.parquet"
-    ),
-    splits: Annotated[Path, typer.Option(help="Host splits written by `iotscope splits`.")] = Path(
-        "results/splits.parquet"
-    ),
-    n_packets: Annotated[
-        int, typer.Option(help="Use each host's first N packets (at most the flows' t_max).")
-    ] = 298,
+    flows: FlowsOption = FLOWS_PATH,
+    splits: Annotated[
+        Path, typer.Option(help="Host splits written by `iotscope splits`.")
+    ] = SPLITS_PATH,
+    n_packets: NPacketsOption = T_MAX,
     hyperparameters: Annotated[
         Path | None,
         typer.Option(

@@ -13,6 +13,8 @@ import typer
 import yaml
 
 from iotscope.cli.app import app
+from iotscope.cli.options import FLOWS_PATH, SPLITS_PATH, FlowsOption, NPacketsOption
+from iotscope.features import T_MAX
 
 if TYPE_CHECKING:
     from iotscope.tune import TuningSettings
@@ -30,12 +32,10 @@ def tune(
     model: Annotated[
         str, typer.Option(help="Model to tune: cnn2d, cnn1d or mwcnn1d.", show_default=False)
     ],
-    flows: Annotated[Path, typer.Option(help="Flow tensors written by `iotscope flows`.")] = Path(
-        "results/flows.parquet"
-    ),
+    flows: FlowsOption = FLOWS_PATH,
     splits: Annotated[
         Path, typer.Option(help="Host splits written by `iotscope splits` (train/val/test).")
-    ] = Path("results/splits.parquet"),
+    ] = SPLITS_PATH,
     out: Annotated[
         Path,
         typer.Option(
@@ -48,9 +48,7 @@ def tune(
         int, typer.Option(help="Worker processes sharing the study on this machine.")
     ] = 1,
     epochs: Annotated[int, typer.Option(help="Training epochs per trial (the paper's 30).")] = 30,
-    n_packets: Annotated[
-        int, typer.Option(help="Use each host's first N packets (at most the flows' t_max).")
-    ] = 298,
+    n_packets: NPacketsOption = T_MAX,
     pruner: Annotated[
         PrunerChoice, typer.Option(help="Stop hopeless trials early on their validation loss.")
     ] = PrunerChoice.median,

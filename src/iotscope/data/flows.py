@@ -41,7 +41,7 @@ from iotscope.data.packets import (
     META_SOURCE,
     PACKET_COLUMNS,
 )
-from iotscope.features import FEATURE_NAMES, INITIAL_TTLS, N_FEATURES
+from iotscope.features import FEATURE_NAMES, INITIAL_TTLS, N_FEATURES, T_MAX
 from iotscope.io import atomic_path
 
 META_FEATURES = b"iotscope.feature_names"
@@ -136,7 +136,7 @@ def build_flows(
     labels_path: str | os.PathLike | None,
     out_path: str | os.PathLike,
     *,
-    t_max: int = 298,
+    t_max: int = T_MAX,
     min_packets: int = 10,
     threads: int = 1,
     memory_limit: str = "3GB",

@@ -62,7 +62,8 @@ _SHB = 0x0A0D0D0A  # pcapng section header block type (a palindrome: same in bot
 _IDB, _OPB, _SPB, _EPB = 1, 2, 3, 6
 _BOM = 0x1A2B3C4D  # pcapng byte-order magic
 
-_ETHERTYPE_REASONS = {0x86DD: "ipv6", 0x0806: "arp"}
+ETHERTYPE_REASONS: dict[int, str] = {0x86DD: "ipv6", 0x0806: "arp"}
+"""Skip reasons of the non-IPv4 ethertypes."""
 
 # Header layouts gathered whole, one fancy index per packet set instead of one per field.
 _TCP_FIELDS = {  # name: (format, offset in the TCP header)
@@ -99,7 +100,8 @@ _IPV4_TCP_HEADERS = np.dtype(  # an IPv4 header without options and the TCP head
         "itemsize": 40,
     }
 )
-_IP_PROTOCOL_REASONS = {1: "icmp", 17: "udp", 58: "icmpv6"}
+IP_PROTOCOL_REASONS: dict[int, str] = {1: "icmp", 17: "udp", 58: "icmpv6"}
+"""Skip reasons of the non-TCP IP protocols, by protocol number."""
 
 
 class CaptureError(ValueError):
@@ -634,7 +636,7 @@ def decode_tcp(
     _count(skipped, claims_v4 & ~whole, "truncated")
     _count(skipped, claims_v4 & whole & ~is_v4, "bad_ip_header")
     known = ethertype == 0x0800
-    for value, reason in _ETHERTYPE_REASONS.items():
+    for value, reason in ETHERTYPE_REASONS.items():
         _count(skipped, alive & (ethertype == value), reason)
         known |= ethertype == value
     _count(skipped, alive & ~known, "other_ethertype")
@@ -654,7 +656,7 @@ def decode_tcp(
     checks = [  # in order; each packet is counted under the first it fails
         (ihl < 20, "bad_ip_header"),
         ((frag & 0x1FFF) != 0, "ip_fragment"),
-        *((proto == p, reason) for p, reason in _IP_PROTOCOL_REASONS.items()),
+        *((proto == p, reason) for p, reason in IP_PROTOCOL_REASONS.items()),
         (proto != 6, "other_ip_protocol"),
         (l4 + 20 > pkt_end, "truncated"),
         (doff < 20, "bad_tcp_header"),

@@ -13,6 +13,7 @@ from the p0f-style layouts of :data:`iotscope.features.OPTION_LAYOUTS`.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import BinaryIO
 
@@ -220,7 +221,11 @@ def pcap_header() -> bytes:
 
 
 def write_pcap(
-    stream: BinaryIO, packets: SynPackets, *, chunk: int = 1 << 18, progress=None
+    stream: BinaryIO,
+    packets: SynPackets,
+    *,
+    chunk: int = 1 << 18,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Write a pcap global header and ``packets`` in their order; return the bytes written.
 

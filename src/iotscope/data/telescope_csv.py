@@ -28,7 +28,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from iotscope.data.packets import PACKET_SCHEMA
-from iotscope.data.pcap import CaptureError, Damage, load_bytes
+from iotscope.data.pcap import (
+    ETHERTYPE_REASONS,
+    IP_PROTOCOL_REASONS,
+    CaptureError,
+    Damage,
+    load_bytes,
+)
 
 REQUIRED_COLUMNS = ("ts", "src_ip", "proto", "tcp_flags")
 _TYPES: dict[str, pa.DataType] = {
@@ -70,8 +76,6 @@ _INTEGER_COLUMNS: dict[str, tuple[str, int]] = {
     "wscale": ("t_win", 255),
     "opt_layout": ("opt_layout", 255),
 }
-_PROTOCOL_REASONS = {1: "icmp", 17: "udp", 58: "icmpv6"}
-_ETHERTYPE_REASONS = {0x86DD: "ipv6", 0x0806: "arp"}
 
 
 @dataclass
@@ -157,10 +161,10 @@ def _kept_rows(table: pa.Table, syn_only: bool, skipped: Counter[str]) -> np.nda
     checks: list[tuple[np.ndarray, str]] = []
     ethertype = _column(table, "ethtype")
     if ethertype is not None:
-        checks += [(ethertype == value, reason) for value, reason in _ETHERTYPE_REASONS.items()]
+        checks += [(ethertype == value, reason) for value, reason in ETHERTYPE_REASONS.items()]
         checks.append((ethertype != 0x0800, "other_ethertype"))
     proto = _column(table, "proto")
-    checks += [(proto == value, reason) for value, reason in _PROTOCOL_REASONS.items()]
+    checks += [(proto == value, reason) for value, reason in IP_PROTOCOL_REASONS.items()]
     checks.append((proto != 6, "other_ip_protocol"))
     flags = _column(table, "tcp_flags")
     checks.append((np.isnan(flags), "bad_tcp_header"))

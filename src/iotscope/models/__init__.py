@@ -21,6 +21,7 @@ from iotscope.models.cnn1d import CNN1D
 from iotscope.models.cnn2d import CNN2D
 from iotscope.models.head import (
     OPTIMIZERS,
+    TRAINING_KEYS,
     InvalidHyperparameters,
     choice_problem,
     integer_problem,
@@ -50,8 +51,6 @@ PAPER_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
     name: dict(module.PAPER_HYPERPARAMETERS) for name, module in _MODULES.items()
 }
 """Per model, the study's selected values (Table 1.1): architecture and training keys."""
-
-TRAINING_KEYS: tuple[str, ...] = ("batch_size", "optimizer", "learning_rate")
 
 
 def _module(name: str) -> ModuleType:

@@ -10,13 +10,12 @@ from torch import nn
 from iotscope.features import N_FEATURES
 from iotscope.models.head import (
     ACTIVATIONS,
+    CheckedModel,
     DenseHead,
-    choice_problem,
-    dropout_problem,
-    integer_problem,
+    architecture_keys,
+    argument_problems,
     keras_init,
     ordinal,
-    raise_if_any,
 )
 
 NAME = "cnn1d"
@@ -32,14 +31,7 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 0.00122,
 }
 """The study's selected values (its Table 1.1); the constructor's defaults."""
-ARCHITECTURE_KEYS: tuple[str, ...] = (
-    "layers",
-    "filters",
-    "kernel_height",
-    "activation",
-    "pool",
-    "dropout",
-)
+ARCHITECTURE_KEYS: tuple[str, ...] = architecture_keys(PAPER_HYPERPARAMETERS)
 _PAPER = PAPER_HYPERPARAMETERS
 
 
@@ -55,18 +47,16 @@ def architecture_problems(
     dropout: float,
 ) -> list[str]:
     """What makes this architecture impossible at ``n_packets`` packets (empty if nothing)."""
-    problems = [
-        p
-        for p in (
-            integer_problem("layers", layers, 1),
-            integer_problem("filters", filters, 1),
-            integer_problem("kernel_height", kernel_height, 1),
-            integer_problem("pool", pool, 1),
-            choice_problem("activation", activation, ACTIVATIONS),
-            dropout_problem(dropout),
-        )
-        if p
-    ]
+    problems = argument_problems(
+        {
+            "layers": (layers, 1),
+            "filters": (filters, 1),
+            "kernel_height": (kernel_height, 1),
+            "pool": (pool, 1),
+        },
+        activation,
+        dropout,
+    )
     if problems:
         return problems
     length = n_packets
@@ -86,7 +76,7 @@ def architecture_problems(
     return []
 
 
-class CNN1D(nn.Module):
+class CNN1D(CheckedModel):
     """``layers`` x Conv1d(kernel_height x all features, 'valid') -> MaxPool1d(pool) -> dense head.
 
     Input: ``(batch, n_packets, n_features)``; output: ``(batch, 2)`` logits.
@@ -104,21 +94,20 @@ class CNN1D(nn.Module):
         pool: int = _PAPER["pool"],
         dropout: float = _PAPER["dropout"],
     ) -> None:
-        super().__init__()
-        self.hyperparameters: dict[str, Any] = {
-            "layers": layers,
-            "filters": filters,
-            "kernel_height": kernel_height,
-            "activation": activation,
-            "pool": pool,
-            "dropout": dropout,
-        }
-        raise_if_any(
-            NAME, n_packets, architecture_problems(n_packets, n_features, **self.hyperparameters)
+        super().__init__(
+            NAME,
+            n_packets,
+            n_features,
+            architecture_problems,
+            {
+                "layers": layers,
+                "filters": filters,
+                "kernel_height": kernel_height,
+                "activation": activation,
+                "pool": pool,
+                "dropout": dropout,
+            },
         )
-        self.n_packets = n_packets
-        self.n_features = n_features
-        self.activation = activation
         self.convs = nn.ModuleList(
             nn.Conv1d(n_features if i == 0 else filters, filters, kernel_height)
             for i in range(layers)

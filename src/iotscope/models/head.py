@@ -1,4 +1,5 @@
-"""What the three CNNs share: the dense head, activations, initialisation and argument checks.
+"""What the three CNNs share: the checked base class, the dense head, activations,
+initialisation and argument checks.
 
 The study's premise is that only the convolutional part differs between the models, so every
 model ends in the same :class:`DenseHead`. Weights start as Keras 2.3.1 starts them (Glorot
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -22,12 +24,42 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 ``max(f(z)) == f(max(z))``, which the multi-window model relies on."""
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam", "rmsprop")
+TRAINING_KEYS: tuple[str, ...] = ("batch_size", "optimizer", "learning_rate")
+"""The hyperparameters the training loop reads; every other key is a constructor argument."""
 N_CLASSES = 2
 HIDDEN_UNITS: tuple[int, ...] = (64, 32)
 
 
 class InvalidHyperparameters(ValueError):
     """A hyperparameter combination that cannot be built or trained; the message names them."""
+
+
+def architecture_keys(hyperparameters: Mapping[str, Any]) -> tuple[str, ...]:
+    """The keys of ``hyperparameters`` that are not :data:`TRAINING_KEYS`, in their order."""
+    return tuple(key for key in hyperparameters if key not in TRAINING_KEYS)
+
+
+class CheckedModel(nn.Module):
+    """Base of the three models: checks the architecture before any layer exists, records it.
+
+    ``problems(n_packets, n_features, **architecture)`` lists what makes the architecture
+    impossible; if it lists anything, :class:`InvalidHyperparameters` names it all.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        n_packets: int,
+        n_features: int,
+        problems: Callable[..., list[str]],
+        architecture: dict[str, Any],
+    ) -> None:
+        super().__init__()
+        self.hyperparameters: dict[str, Any] = architecture
+        raise_if_any(name, n_packets, problems(n_packets, n_features, **architecture))
+        self.n_packets = n_packets
+        self.n_features = n_features
+        self.activation: str = architecture["activation"]
 
 
 class DenseHead(nn.Module):
@@ -101,6 +133,16 @@ def dropout_problem(value: object) -> str | None:
     if not 0.0 <= value < 1.0:
         return f"dropout={value} must be in [0, 1)"
     return None
+
+
+def argument_problems(
+    integers: Mapping[str, tuple[object, int]], activation: object, dropout: object
+) -> list[str]:
+    """Type and range problems of a model's arguments: each integer (with its minimum), the
+    activation and the dropout rate, in that order."""
+    candidates = [integer_problem(key, value, low) for key, (value, low) in integers.items()]
+    candidates += [choice_problem("activation", activation, ACTIVATIONS), dropout_problem(dropout)]
+    return [problem for problem in candidates if problem]
 
 
 def raise_if_any(model: str, n_packets: int, problems: list[str]) -> None:

@@ -33,12 +33,11 @@ from torch import nn
 from iotscope.features import N_FEATURES
 from iotscope.models.head import (
     ACTIVATIONS,
+    CheckedModel,
     DenseHead,
-    choice_problem,
-    dropout_problem,
-    integer_problem,
+    architecture_keys,
+    argument_problems,
     keras_init,
-    raise_if_any,
 )
 
 NAME = "mwcnn1d"
@@ -52,7 +51,7 @@ PAPER_HYPERPARAMETERS: dict[str, Any] = {
     "learning_rate": 0.00136,
 }
 """The study's selected values (its Table 1.1); the constructor's defaults."""
-ARCHITECTURE_KEYS: tuple[str, ...] = ("filters", "max_height", "activation", "dropout")
+ARCHITECTURE_KEYS: tuple[str, ...] = architecture_keys(PAPER_HYPERPARAMETERS)
 _PAPER = PAPER_HYPERPARAMETERS
 
 CHUNK_ELEMENTS = 1 << 24
@@ -74,16 +73,9 @@ def architecture_problems(
     dropout: float,
 ) -> list[str]:
     """What makes this architecture impossible at ``n_packets`` packets (empty if nothing)."""
-    problems = [
-        p
-        for p in (
-            integer_problem("filters", filters, 1),
-            integer_problem("max_height", max_height, 3),
-            choice_problem("activation", activation, ACTIVATIONS),
-            dropout_problem(dropout),
-        )
-        if p
-    ]
+    problems = argument_problems(
+        {"filters": (filters, 1), "max_height": (max_height, 3)}, activation, dropout
+    )
     if not problems and max_height > n_packets:
         problems.append(
             f"max_height={max_height} is taller than n_packets={n_packets} "
@@ -175,7 +167,7 @@ class _WindowMaxima(torch.autograd.Function):
         return (None, *kernel_grads)
 
 
-class MWCNN1D(nn.Module):
+class MWCNN1D(CheckedModel):
     """One Conv1d branch per window height in 2, 4, ... below ``max_height``, max over time each,
     concatenated -> dense head.
 
@@ -192,19 +184,18 @@ class MWCNN1D(nn.Module):
         activation: str = _PAPER["activation"],
         dropout: float = _PAPER["dropout"],
     ) -> None:
-        super().__init__()
-        self.hyperparameters: dict[str, Any] = {
-            "filters": filters,
-            "max_height": max_height,
-            "activation": activation,
-            "dropout": dropout,
-        }
-        raise_if_any(
-            NAME, n_packets, architecture_problems(n_packets, n_features, **self.hyperparameters)
+        super().__init__(
+            NAME,
+            n_packets,
+            n_features,
+            architecture_problems,
+            {
+                "filters": filters,
+                "max_height": max_height,
+                "activation": activation,
+                "dropout": dropout,
+            },
         )
-        self.n_packets = n_packets
-        self.n_features = n_features
-        self.activation = activation
         self.heights = window_heights(max_height)
         self.branches = nn.ModuleList(nn.Conv1d(n_features, filters, h) for h in self.heights)
         self.head = DenseHead(filters * len(self.heights), dropout)

@@ -19,7 +19,7 @@ from iotscope.stats.posthoc import FriedmanResult, holm, tukey_hsd
 from iotscope.stats.results import display_name, order_models, slug
 from iotscope.stats.tables import write_table
 from iotscope.stats.ttest import TTestResult, two_sample_ttest
-from iotscope.stats.verdict import Verdict
+from iotscope.stats.verdict import Verdict, pair_verdict
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,36 @@ def comparison_summary(comparison: Comparison) -> dict[str, object]:
         "winner": winner,
         "pairs": pairs,
     }
+
+
+def add_pair_verdict(
+    ts: TableSet,
+    comparison: Comparison,
+    pair: dict[str, object],
+    label: str,
+    paper_test: str,
+    corrected_test: str,
+    p_corrected: float,
+) -> None:
+    """Mark ``pair`` (one of :func:`comparison_summary`'s pairs) significant or not after the
+    correction, and add its verdict: the paper's ``paper_test`` against ``corrected_test``."""
+    a, b = pair["a"], pair["b"]
+    names = (display_name(a), display_name(b))
+    pair["significant_corrected"] = p_corrected < ts.alpha
+    pooled = comparison.pooled[a, b]
+    ts.verdicts.append(
+        pair_verdict(
+            f"{label}: {names[0]} vs {names[1]}",
+            names,
+            pooled.difference,
+            paper_test,
+            pooled.p_two_tail,
+            corrected_test,
+            p_corrected,
+            ts.alpha,
+            higher_is_better=comparison.higher_is_better,
+        )
+    )
 
 
 def omnibus_row(name: str, anova: AnovaResult) -> dict[str, object]:

@@ -7,6 +7,7 @@ import pandas as pd
 from iotscope.stats.compare import (
     Comparison,
     TableSet,
+    add_pair_verdict,
     compare_models,
     comparison_summary,
     friedman_row,
@@ -22,7 +23,7 @@ from iotscope.stats.corrected import (
 from iotscope.stats.errors import StatsInputError
 from iotscope.stats.posthoc import friedman, holm
 from iotscope.stats.results import display_name
-from iotscope.stats.verdict import omnibus_verdict, pair_verdict
+from iotscope.stats.verdict import omnibus_verdict
 
 Pair = tuple[str, str]
 
@@ -179,11 +180,18 @@ def cv_section(ts: TableSet, rows: pd.DataFrame, rope: float | None) -> None:
         a, b = pair["a"], pair["b"]
         if (a, b) not in corrected:
             continue
-        names = (display_name(a), display_name(b))
         p_holm = float(corrected_holm[a, b])
         pair["p_corrected"] = corrected[a, b].p_two_tail
         pair["p_corrected_holm"] = p_holm
-        pair["significant_corrected"] = p_holm < ts.alpha
+        add_pair_verdict(
+            ts,
+            comparison,
+            pair,
+            "cross-validation accuracy",
+            "pooled t-test",
+            "Nadeau–Bengio corrected t-test, Holm",
+            p_holm,
+        )
         if (a, b) in bayes:
             r = bayes[a, b]
             pair["bayesian"] = {
@@ -193,19 +201,6 @@ def cv_section(ts: TableSet, rows: pd.DataFrame, rope: float | None) -> None:
                 "p_b_greater": r.p_b_greater,
                 "decision": r.decision(),
             }
-        ts.verdicts.append(
-            pair_verdict(
-                f"cross-validation accuracy: {names[0]} vs {names[1]}",
-                names,
-                comparison.pooled[a, b].difference,
-                "pooled t-test",
-                comparison.pooled[a, b].p_two_tail,
-                "Nadeau–Bengio corrected t-test, Holm",
-                p_holm,
-                ts.alpha,
-                higher_is_better=True,
-            )
-        )
     summary["winner_corrected"] = corrected_winner(summary, "p_corrected_holm", ts.alpha)
 
 

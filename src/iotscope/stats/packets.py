@@ -10,6 +10,7 @@ from iotscope.stats.anova import one_way_anova
 from iotscope.stats.compare import (
     Comparison,
     TableSet,
+    add_pair_verdict,
     compare_models,
     comparison_summary,
     friedman_row,
@@ -21,7 +22,7 @@ from iotscope.stats.cv import corrected_winner
 from iotscope.stats.errors import StatsInputError
 from iotscope.stats.posthoc import FriedmanResult, friedman
 from iotscope.stats.results import display_name, order_models, slug
-from iotscope.stats.verdict import Verdict, omnibus_verdict, pair_verdict
+from iotscope.stats.verdict import Verdict, omnibus_verdict
 
 METRICS = ("accuracy", "loss")
 
@@ -128,23 +129,16 @@ def pair_verdicts(
     corrected_test: str,
 ) -> None:
     for pair in summary["pairs"]:
-        a, b = pair["a"], pair["b"]
-        names = (display_name(a), display_name(b))
-        p_corrected = float(result.nemenyi.loc[names[0], names[1]])
+        p_corrected = float(result.nemenyi.loc[display_name(pair["a"]), display_name(pair["b"])])
         pair["p_nemenyi"] = p_corrected
-        pair["significant_corrected"] = p_corrected < ts.alpha
-        ts.verdicts.append(
-            pair_verdict(
-                f"{label}: {names[0]} vs {names[1]}",
-                names,
-                comparison.pooled[a, b].difference,
-                "pooled t-test on per-budget means",
-                comparison.pooled[a, b].p_two_tail,
-                corrected_test,
-                p_corrected,
-                ts.alpha,
-                higher_is_better=comparison.higher_is_better,
-            )
+        add_pair_verdict(
+            ts,
+            comparison,
+            pair,
+            label,
+            "pooled t-test on per-budget means",
+            corrected_test,
+            p_corrected,
         )
     summary["winner_corrected"] = corrected_winner(summary, "p_nemenyi", ts.alpha)
 
@@ -372,21 +366,14 @@ def run_times(
         )
     )
     for pair in summary["pairs"]:
-        a, b = pair["a"], pair["b"]
-        names = (display_name(a), display_name(b))
-        pair["significant_corrected"] = pair["p_welch_holm"] < ts.alpha
-        ts.verdicts.append(
-            pair_verdict(
-                f"run time: {names[0]} vs {names[1]}",
-                names,
-                comparison.pooled[a, b].difference,
-                "pooled t-test",
-                comparison.pooled[a, b].p_two_tail,
-                "Welch t-test, Holm",
-                pair["p_welch_holm"],
-                ts.alpha,
-                higher_is_better=False,
-            )
+        add_pair_verdict(
+            ts,
+            comparison,
+            pair,
+            "run time",
+            "pooled t-test",
+            "Welch t-test, Holm",
+            pair["p_welch_holm"],
         )
     summary["winner_corrected"] = corrected_winner(summary, "p_welch_holm", ts.alpha)
 

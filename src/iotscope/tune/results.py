@@ -14,6 +14,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 import pandas as pd
@@ -23,6 +24,9 @@ from optuna.trial import FrozenTrial, TrialState
 from iotscope.io import atomic_path
 from iotscope.tune.budget import COUNTED_FAILURES, REASON_ATTR, WORKER_ATTR, outcome
 from iotscope.tune.space import PAPER_SEARCH_SPACE, Dimension
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 PAPER_TUNING_SECONDS: dict[str, int] = {
     "cnn2d": 4 * 3600 + 40 * 60 + 51,
@@ -145,7 +149,7 @@ def best_record(study: optuna.Study, model: str, base: Mapping[str, object]) -> 
     }
 
 
-def _save(figure, path: Path) -> None:
+def _save(figure: Figure, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
@@ -153,7 +157,7 @@ def _save(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def _message_figure(title: str, message: str):
+def _message_figure(title: str, message: str) -> Figure:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 2.5))

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Literal
 import optuna
 from optuna.trial import TrialState
 
+from iotscope.features import T_MAX
 from iotscope.tune.budget import (
     HEARTBEAT_ATTR,
     OUTCOME_ATTR,
@@ -50,7 +51,7 @@ class TuningSettings:
 
     n_trials: int = 100
     epochs: int = 30
-    n_packets: int = 298
+    n_packets: int = T_MAX
     seed: int = 0
     pruner: Pruner = "median"
     pruner_startup_trials: int = 5
@@ -211,12 +212,7 @@ class Objective:
         ``optuna.TrialPruned`` when the pruner stops the trial."""
         import torch
 
-        from iotscope.models import (
-            TRAINING_KEYS,
-            InvalidHyperparameters,
-            build_model,
-            check_hyperparameters,
-        )
+        from iotscope.models import InvalidHyperparameters, build_model, check_hyperparameters
         from iotscope.train import fit
 
         settings = self.settings
@@ -227,8 +223,7 @@ class Objective:
             raise TrialInfeasible(str(error)) from error
         seed = settings.seed + trial.number
         torch.manual_seed(seed)
-        architecture = {k: v for k, v in hyperparameters.items() if k not in TRAINING_KEYS}
-        network = build_model(self.model, settings.n_packets, **architecture)
+        network = build_model(self.model, settings.n_packets, **hyperparameters)
         losses: list[float] = []
 
         def on_epoch(epoch: int, train_loss: float, val_loss: float | None) -> None:
@@ -272,7 +267,9 @@ def _free_device_memory() -> None:
         torch.cuda.empty_cache()
 
 
-def _close(study: optuna.Study, trial: optuna.Trial, state: TrialState, kind: str, reason: str):
+def _close(
+    study: optuna.Study, trial: optuna.Trial, state: TrialState, kind: str, reason: str
+) -> None:
     storage = study._storage
     storage.set_trial_system_attr(trial._trial_id, OUTCOME_ATTR, kind)
     trial.set_user_attr(REASON_ATTR, reason)
