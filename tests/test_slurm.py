@@ -21,7 +21,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm]
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_SCRIPT = REPO / ".ci" / "slurm.sh"
-TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+CONFIGS = (
+    REPO / "tests" / "configs" / "tiny.yaml",
+    REPO / "tests" / "configs" / "tiny-cluster.yaml",
+)
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TRAINING_RULES = ("train_optimized", "train_packets", "train_cv")
 # Columns that legitimately differ between two runs of the same jobs on different executors:
@@ -95,7 +98,7 @@ def snakemake(workdir: Path, *args: str, env: dict[str, str] | None = None):
         "--directory",
         str(workdir),
         "--configfile",
-        str(TINY_CONFIG),
+        *map(str, CONFIGS),
         *args,
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)

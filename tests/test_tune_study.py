@@ -138,7 +138,8 @@ def test_the_command_runs_two_workers_to_exactly_n_trials_and_writes_outputs(
 
 
 def test_a_killed_worker_loses_only_its_trial_and_a_rerun_continues(data, tmp_path: Path) -> None:
-    job = _job(data, tmp_path, "kill", n_trials=6, epochs=3)
+    # no pruning and more epochs, so that the victim is surely caught inside a trial
+    job = _job(data, tmp_path, "kill", n_trials=6, epochs=6, pruner="none")
     victim, survivor = start_workers(2, **job)
     _study_when_running(tmp_path, "kill", victim.pid)
     victim.send_signal(signal.SIGKILL)
@@ -153,13 +154,13 @@ def test_a_killed_worker_loses_only_its_trial_and_a_rerun_continues(data, tmp_pa
     # rerun with a larger budget: the same study continues to exactly 8
     wait_all(start_workers(1, **{**job, "settings": {**job["settings"], "n_trials": 8}}))
     study = _study(tmp_path, "kill")
-    frame = trials_frame(study, epochs=3)
+    frame = trials_frame(study, epochs=6)
     assert frame["counted"].sum() == 8
     assert set(frame["number"]) == set(range(len(frame)))
 
 
 def _study_when_running(directory: Path, name: str, pid: int, timeout: float = 60) -> None:
-    """Wait until worker ``pid`` is inside a trial (and one trial has finished)."""
+    """Wait until worker ``pid`` is inside a trial, past its first epoch."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         time.sleep(0.1)
@@ -167,7 +168,6 @@ def _study_when_running(directory: Path, name: str, pid: int, timeout: float = 6
             trials = _study(directory, name).get_trials(deepcopy=False)
         except KeyError:
             continue
-        finished = any(t.state.is_finished() for t in trials)
         mine = [
             t
             for t in trials
@@ -175,7 +175,7 @@ def _study_when_running(directory: Path, name: str, pid: int, timeout: float = 6
             and t.system_attrs.get(WORKER_ATTR, {}).get("pid") == pid
             and t.user_attrs.get("epochs_completed")
         ]
-        if finished and mine:
+        if mine:
             return
     raise AssertionError(f"worker {pid} never got into a trial")
 

@@ -7,8 +7,9 @@ import iotscope
 app = typer.Typer(
     name="iotscope",
     help=(
-        "Classify hosts seen by a network telescope as IoT or non-IoT from their TCP SYN packets.\n\n"
-        "Typical order: simulate (or bring captures) -> ingest -> flows -> splits -> train -> stats."
+        "Classify hosts seen by a network telescope as IoT or non-IoT from their TCP SYN"
+        " packets.\n\nTypical order: simulate (or bring captures) -> ingest -> flows -> splits"
+        " -> train (or tune, then train) -> stats."
     ),
     no_args_is_help=True,
     add_completion=False,
