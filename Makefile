@@ -20,7 +20,7 @@ demo: $(STAMP)
 	@echo "Summary: $(CURDIR)/results/summary.md"
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks workflow/scripts
